@@ -1,0 +1,27 @@
+import { Command, CommanderError } from 'commander';
+import { registerDemoCommand } from './demo.ts';
+
+/** Builds the `trellis` command tree. Each layer registers its own subcommands; this file only wires them. */
+export function buildProgram(): Command {
+  const program = new Command('trellis')
+    .description('Trellis: self-hosted vector search and RAG')
+    .option('--home <dir>', 'state folder (default: $TRELLIS_HOME or ./.trellis)')
+    .showHelpAfterError();
+  registerDemoCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    console.error(`trellis: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,96 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * One typed configuration, resolved in this order (later wins):
+ * built-in defaults <- `TRELLIS_HOME/config.json` <- environment (`TRELLIS_*`) <- explicit overrides (CLI flags).
+ */
+export interface TrellisConfig {
+  /** Folder holding all state: trellis.db, indexes/, models/, reports/. */
+  home: string;
+  hnsw: { m: number; efConstruction: number; efSearch: number };
+  embed: {
+    /** Model tag used when a collection does not name one. */
+    defaultTextModel: string;
+    /** onnxruntime execution providers in order of preference, e.g. ["cuda", "cpu"]. */
+    executionProviders: string[];
+    intraOpThreads: number;
+    maxBatchSize: number;
+    maxBatchTokens: number;
+    maxLatencyMs: number;
+    maxQueue: number;
+  };
+}
+
+export type ConfigOverrides = {
+  home?: string;
+  hnsw?: Partial<TrellisConfig['hnsw']>;
+  embed?: Partial<TrellisConfig['embed']>;
+};
+
+export const DEFAULTS: TrellisConfig = {
+  home: './.trellis',
+  hnsw: { m: 16, efConstruction: 200, efSearch: 64 },
+  embed: {
+    defaultTextModel: 'trellis-static-wp256',
+    executionProviders: ['cpu'],
+    intraOpThreads: 0,
+    maxBatchSize: 32,
+    maxBatchTokens: 16_384,
+    maxLatencyMs: 5,
+    maxQueue: 1024,
+  },
+};
+
+function merge(base: TrellisConfig, over: ConfigOverrides): TrellisConfig {
+  return {
+    home: over.home ?? base.home,
+    hnsw: { ...base.hnsw, ...stripUndefined(over.hnsw ?? {}) },
+    embed: { ...base.embed, ...stripUndefined(over.embed ?? {}) },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`environment variable ${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
+  return {
+    home: env.TRELLIS_HOME || undefined,
+    hnsw: {
+      m: intFromEnv(env, 'TRELLIS_HNSW_M'),
+      efConstruction: intFromEnv(env, 'TRELLIS_HNSW_EF_CONSTRUCTION'),
+      efSearch: intFromEnv(env, 'TRELLIS_HNSW_EF_SEARCH'),
+    },
+    embed: {
+      executionProviders: env.TRELLIS_EXECUTION_PROVIDERS ? env.TRELLIS_EXECUTION_PROVIDERS.split(',').map((s) => s.trim()) : undefined,
+      intraOpThreads: intFromEnv(env, 'TRELLIS_INTRA_OP_THREADS'),
+    },
+  };
+}
+
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): TrellisConfig {
+  const envOver = fromEnv(env);
+  const home = resolve(overrides.home ?? envOver.home ?? DEFAULTS.home);
+  let cfg = merge(DEFAULTS, { home });
+  const file = join(home, 'config.json');
+  if (existsSync(file)) {
+    let parsed: ConfigOverrides;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as ConfigOverrides;
+    } catch (err) {
+      throw new Error(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    cfg = merge(cfg, { ...parsed, home });
+  }
+  cfg = merge(cfg, { ...envOver, home });
+  return merge(cfg, { ...overrides, home });
+}
