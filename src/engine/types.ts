@@ -36,6 +36,12 @@ export interface SearchOptions {
   efSearch?: number;
   /** Only labels in this set may be returned. */
   filter?: LabelSetLike;
+  /**
+   * How a filtered query runs. `auto` (default) picks an exact scan of the allowed set or a filtered graph
+   * search by a cost model, and abandons a graph search for the scan once it has scored as many vectors as
+   * the filter allows. `graph` and `exact` force one path (for benchmarks and tests).
+   */
+  filterStrategy?: 'auto' | 'graph' | 'exact';
 }
 
 /** Nearest first. */
