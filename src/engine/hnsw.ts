@@ -59,9 +59,9 @@ export class HnswIndex {
 
   private capacity = 0;
   private hwm = 0;
-  private state = new Uint8Array(0);
+  private state: Uint8Array = new Uint8Array(0);
   private levels = new Uint8Array(0);
-  private links0 = new Uint32Array(0);
+  private links0: Uint32Array = new Uint32Array(0);
   private upper: (Uint32Array | null)[] = [];
   private visited = new Uint16Array(0);
   private stamp = 0;
@@ -97,7 +97,7 @@ export class HnswIndex {
     this.stride0 = 1 + this.m0;
     this.strideU = 1 + this.m;
     this.rng = new Rng(p.seed);
-    this.arena = new VectorArena(p.dim, p.metric, options.kernels ?? 'auto', 1);
+    this.arena = new VectorArena(p.dim, p.metric, options.kernels ?? 'auto', 1, this.stride0);
     this.selIds = new Uint32Array(this.m0 + 1);
     this.selDists = new Float32Array(this.m0 + 1);
     this.pruneIds = new Uint32Array(this.m0 + 1);
@@ -277,7 +277,7 @@ export class HnswIndex {
     const nodes = this.live + this.deletedPending;
     const vectors = this.arena.vectorBytes;
     const links = this.links0.byteLength + upperBytes;
-    const other = this.state.byteLength + this.levels.byteLength + this.visited.byteLength + this.upper.length * 8;
+    const other = this.state.byteLength + this.levels.byteLength + this.visited.byteLength + this.upper.length * 8 + this.arena.scratchBytes;
     return {
       dim: this.dim,
       metric: this.metric,
@@ -435,7 +435,16 @@ export class HnswIndex {
     this.wDists[0] = this.distanceTo(qFloat, this.entry);
     let n = 1;
     for (let lc = this.maxLevel; lc > 0; lc--) n = this.searchLayer(qFloat, n, 1, lc, undefined, false, Infinity);
-    return this.searchLayer(qFloat, n, ef, 0, filter, filter !== undefined || this.deletedPending > 0, budget);
+    return this.searchBase(qFloat, n, ef, filter, filter !== undefined || this.deletedPending > 0, budget);
+  }
+
+  /** Layer-0 search: in WebAssembly when the kernels are there and the filter is a bitset, else in TypeScript. */
+  private searchBase(qFloat: number, nEntries: number, ef: number, filter: LabelSetLike | undefined, check: boolean, budget: number): number {
+    if (this.arena.hasWasmSearch && (filter === undefined || filter instanceof LabelSet)) {
+      if (this.wIds.length < ef) this.growW(ef);
+      return this.arena.searchLayer0(qFloat, this.wIds, this.wDists, nEntries, ef, filter ? filter.words : null, check, budget);
+    }
+    return this.searchLayer(qFloat, nEntries, ef, 0, filter, check, budget);
   }
 
   /**
@@ -609,7 +618,7 @@ export class HnswIndex {
     for (let lc = this.maxLevel; lc > level; lc--) n = this.searchLayer(qFloat, n, 1, lc, undefined, false, Infinity);
     const check = this.deletedPending > 0;
     for (let lc = Math.min(level, this.maxLevel); lc >= 0; lc--) {
-      n = this.searchLayer(qFloat, n, this.efConstruction, lc, undefined, check, Infinity);
+      n = lc === 0 ? this.searchBase(qFloat, n, this.efConstruction, undefined, check, Infinity) : this.searchLayer(qFloat, n, this.efConstruction, lc, undefined, check, Infinity);
       if (n === 0) {
         // Every node reached is deleted: fall back to the entry point so the new node is not stranded.
         this.wIds[0] = this.entry;
@@ -804,15 +813,12 @@ export class HnswIndex {
     if (need <= this.capacity) return;
     const cap = Math.max(need, this.capacity * 2, 16);
     this.arena.ensureCapacity(cap);
-    const state = new Uint8Array(cap);
-    state.set(this.state);
-    this.state = state;
+    // links0 and state live in the arena (WebAssembly memory) so layer-0 search can run there.
+    this.state = this.arena.state;
+    this.links0 = this.arena.links0;
     const levels = new Uint8Array(cap);
     levels.set(this.levels);
     this.levels = levels;
-    const links0 = new Uint32Array(cap * this.stride0);
-    links0.set(this.links0);
-    this.links0 = links0;
     const visited = new Uint16Array(cap);
     visited.set(this.visited);
     this.visited = visited;

@@ -89,6 +89,29 @@ describe('HNSW on a siftsmall subset', () => {
     });
   }
 
+  it('the WebAssembly layer-0 search and the TypeScript one return the same results on the same graph', () => {
+    // A LabelSet filter runs layer 0 in WebAssembly; any other has()/size object runs the TypeScript loop.
+    const allow = new LabelSet(N);
+    for (let i = 0; i < N; i += 3) allow.add(i);
+    const plain = { size: allow.size, has: (l: number) => allow.has(l) };
+    for (let i = 0; i < 20; i++) {
+      const a = index.search(query(i), 10, { filter: allow, filterStrategy: 'graph', efSearch: 40 });
+      const b = index.search(query(i), 10, { filter: plain, filterStrategy: 'graph', efSearch: 40 });
+      expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+      expect(Array.from(a.distances)).toEqual(Array.from(b.distances));
+    }
+  });
+
+  it('grows from a tiny capacity with sparse labels inserted out of order', () => {
+    const idx = new HnswIndex({ dim: DIM, metric: 'l2', capacity: 1, efConstruction: 60 });
+    const labels = Array.from({ length: 400 }, (_, i) => ((i * 7919) % 400) * 5 + 3);
+    for (let i = 0; i < labels.length; i++) idx.add(labels[i], base.subarray(i * DIM, (i + 1) * DIM));
+    expect(idx.size).toBe(400);
+    expect(idx.checkInvariants()).toEqual([]);
+    for (let i = 0; i < 400; i += 40) expect(idx.search(base.subarray(i * DIM, (i + 1) * DIM), 1).labels[0]).toBe(labels[i]);
+    expect(Array.from(idx.labels())).toEqual([...labels].sort((a, b) => a - b));
+  });
+
   it('filters given as any object with has() and size work too, and an empty filter returns nothing', () => {
     const even = { size: N / 2, has: (l: number) => l % 2 === 0 };
     for (const l of index.search(query(1), 10, { filter: even }).labels) expect(l % 2).toBe(0);

@@ -97,3 +97,148 @@ export function ipBatch(query: usize, base: usize, dim: i32, ids: usize, count: 
     store<f32>(out + (<usize>j << 2), <f32>1.0 - dotAt(query, base + id * rowBytes, dim));
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Beam search on layer 0, the loop where an HNSW search or insert spends its time. It runs here rather than
+// in TypeScript so that heap operations, the visited check and the distance calls stay inside one compiled
+// function. The TypeScript engine (src/engine/hnsw.ts) holds the same algorithm as its portable fallback;
+// the two must stay in step.
+//
+// Heaps are arrays of 8-byte (u32 id, f32 dist) pairs. The candidate heap is a min-heap (nearest on top),
+// the result heap a max-heap (farthest on top) bounded by ef.
+
+@inline function pairId(heap: usize, i: i32): u32 {
+  return load<u32>(heap + (<usize>i << 3));
+}
+@inline function pairDist(heap: usize, i: i32): f32 {
+  return load<f32>(heap + (<usize>i << 3), 4);
+}
+@inline function setPair(heap: usize, i: i32, id: u32, d: f32): void {
+  const p = heap + (<usize>i << 3);
+  store<u32>(p, id);
+  store<f32>(p, d, 4);
+}
+
+function minPush(heap: usize, size: i32, id: u32, d: f32): void {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const pd = pairDist(heap, parent);
+    if (pd <= d) break;
+    setPair(heap, i, pairId(heap, parent), pd);
+    i = parent;
+  }
+  setPair(heap, i, id, d);
+}
+
+// Removes the top of a min-heap of `size` pairs (size counts the pair being removed).
+function minPop(heap: usize, size: i32): void {
+  const n = size - 1;
+  if (n == 0) return;
+  const id = pairId(heap, n);
+  const d = pairDist(heap, n);
+  let i = 0;
+  while (true) {
+    let child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && pairDist(heap, child + 1) < pairDist(heap, child)) child++;
+    const cd = pairDist(heap, child);
+    if (cd >= d) break;
+    setPair(heap, i, pairId(heap, child), cd);
+    i = child;
+  }
+  setPair(heap, i, id, d);
+}
+
+function maxPush(heap: usize, size: i32, id: u32, d: f32): void {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const pd = pairDist(heap, parent);
+    if (pd >= d) break;
+    setPair(heap, i, pairId(heap, parent), pd);
+    i = parent;
+  }
+  setPair(heap, i, id, d);
+}
+
+function maxPop(heap: usize, size: i32): void {
+  const n = size - 1;
+  if (n == 0) return;
+  const id = pairId(heap, n);
+  const d = pairDist(heap, n);
+  let i = 0;
+  while (true) {
+    let child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && pairDist(heap, child + 1) > pairDist(heap, child)) child++;
+    const cd = pairDist(heap, child);
+    if (cd <= d) break;
+    setPair(heap, i, pairId(heap, child), cd);
+    i = child;
+  }
+  setPair(heap, i, id, d);
+}
+
+@inline function admitted(id: u32, state: usize, filter: usize): bool {
+  if (load<u8>(state + <usize>id) != 1) return false;
+  if (filter == 0) return true;
+  return (load<u32>(filter + (<usize>(id >> 5) << 2)) & (<u32>1 << (id & 31))) != 0;
+}
+
+// Searches layer 0 from the (id, dist) pairs at `io` (nEntries of them) with beam width ef. When `check` is
+// set, only live labels (state == 1) that are in the `filter` bitset (0 = no filter) enter the results,
+// but every node is traversed. Writes the results nearest first as pairs to `io` and returns their count,
+// or -1 once more than `budget` distances were scored (budget < 0: unlimited).
+export function searchLayer0(
+  q: usize, vectors: usize, dim: i32, metricIp: i32,
+  links: usize, stride0: i32, state: usize, visited: usize, stamp: u32,
+  cand: usize, res: usize, io: usize, nEntries: i32, ef: i32,
+  filter: usize, check: i32, budget: i32,
+): i32 {
+  const rowBytes = <usize>(dim << 2);
+  const listBytes = <usize>(stride0 << 2);
+  let candSize: i32 = 0;
+  let resSize: i32 = 0;
+  for (let i: i32 = 0; i < nEntries; i++) {
+    const e = pairId(io, i);
+    const d = pairDist(io, i);
+    store<u32>(visited + (<usize>e << 2), stamp);
+    minPush(cand, candSize++, e, d);
+    if (check == 0 || admitted(e, state, filter)) {
+      maxPush(res, resSize++, e, d);
+      if (resSize > ef) maxPop(res, resSize--);
+    }
+  }
+  let scored: i32 = 0;
+  while (candSize > 0) {
+    if (resSize >= ef && pairDist(cand, 0) > pairDist(res, 0)) break;
+    const c = pairId(cand, 0);
+    minPop(cand, candSize--);
+    const list = links + <usize>c * listBytes;
+    const cnt = <i32>load<u32>(list);
+    for (let j: i32 = 1; j <= cnt; j++) {
+      const e = load<u32>(list + (<usize>j << 2));
+      const vp = visited + (<usize>e << 2);
+      if (load<u32>(vp) == stamp) continue;
+      store<u32>(vp, stamp);
+      const row = vectors + <usize>e * rowBytes;
+      const d: f32 = metricIp != 0 ? <f32>1.0 - dotAt(q, row, dim) : l2At(q, row, dim);
+      scored++;
+      if (resSize < ef || d < pairDist(res, 0)) {
+        minPush(cand, candSize++, e, d);
+        if (check == 0 || admitted(e, state, filter)) {
+          maxPush(res, resSize++, e, d);
+          if (resSize > ef) maxPop(res, resSize--);
+        }
+      }
+    }
+    if (budget >= 0 && scored > budget) return -1;
+  }
+  const n = resSize;
+  for (let i = n - 1; i >= 0; i--) {
+    setPair(io, i, pairId(res, 0), pairDist(res, 0));
+    maxPop(res, resSize--);
+  }
+  return n;
+}
