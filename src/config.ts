@@ -19,6 +19,10 @@ export interface TrellisConfig {
     maxBatchTokens: number;
     maxLatencyMs: number;
     maxQueue: number;
+    /** Texts larger than this many UTF-8 bytes are refused with a clear error (chunk them first). */
+    maxTextBytes: number;
+    /** Images with more pixels than this are refused from their header, before being decoded. */
+    maxImagePixels: number;
   };
 }
 
@@ -39,6 +43,8 @@ export const DEFAULTS: TrellisConfig = {
     maxBatchTokens: 16_384,
     maxLatencyMs: 5,
     maxQueue: 1024,
+    maxTextBytes: 256 * 1024,
+    maxImagePixels: 50_000_000,
   },
 };
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './demo.ts';
+import { registerModelsCommands } from './models.ts';
 
 /** Builds the `trellis` command tree. Each layer registers its own subcommands; this file only wires them. */
 export function buildProgram(): Command {
@@ -8,6 +9,7 @@ export function buildProgram(): Command {
     .option('--home <dir>', 'state folder (default: $TRELLIS_HOME or ./.trellis)')
     .showHelpAfterError();
   registerDemoCommand(program);
+  registerModelsCommands(program);
   return program;
 }
 
