@@ -18,6 +18,12 @@ const MAX_LEVEL = 255;
 /** Consolidate when this many deletions are pending and they make up 10 % of the live nodes. */
 const CONSOLIDATE_MIN = 64;
 const CONSOLIDATE_SHARE = 0.1;
+/**
+ * Filtered graph searches take the two-hop (ACORN-1) walk when the filter admits less than this share of the
+ * live nodes. Measured on 100k x 128: at 10 % it tripled QPS at recall 0.96 (ef 10); at 50 % the plain walk,
+ * which scores non-matching neighbours but follows the graph as built, was both faster and more accurate.
+ */
+const TWO_HOP_BELOW = 0.3;
 
 /** Everything needed to rebuild an index; what the file format stores. */
 export interface HnswSnapshot {
@@ -232,10 +238,11 @@ export class HnswIndex {
     } else if (strategy === 'exact' || (strategy === 'auto' && this.preferExactScan(filter.size, ef))) {
       n = this.exactScan(qFloat, k, filter);
     } else {
+      const twoHop = strategy === 'two-hop' || (strategy === 'auto' && filter.size < TWO_HOP_BELOW * this.live);
       // Lucene's rule: a filtered graph search that has already scored as many vectors as the filter admits
       // cannot beat an exact scan of the allowed set, so it gives up and scans.
-      const budget = strategy === 'graph' ? Infinity : Math.max(filter.size, 4 * ef);
-      n = this.searchFromTop(qFloat, ef, filter, budget);
+      const budget = strategy === 'auto' ? Math.max(filter.size, 4 * ef) : Infinity;
+      n = this.searchFromTop(qFloat, ef, filter, budget, twoHop);
       if (n < 0) n = this.exactScan(qFloat, k, filter);
     }
     const count = Math.min(k, n);
@@ -430,29 +437,32 @@ export class HnswIndex {
 
   // ---------------------------------------------------------------- search internals
 
-  private searchFromTop(qFloat: number, ef: number, filter: LabelSetLike | undefined, budget: number): number {
+  private searchFromTop(qFloat: number, ef: number, filter: LabelSetLike | undefined, budget: number, twoHop = false): number {
     this.wIds[0] = this.entry;
     this.wDists[0] = this.distanceTo(qFloat, this.entry);
     let n = 1;
     for (let lc = this.maxLevel; lc > 0; lc--) n = this.searchLayer(qFloat, n, 1, lc, undefined, false, Infinity);
-    return this.searchBase(qFloat, n, ef, filter, filter !== undefined || this.deletedPending > 0, budget);
+    return this.searchBase(qFloat, n, ef, filter, filter !== undefined || this.deletedPending > 0, budget, twoHop);
   }
 
   /** Layer-0 search: in WebAssembly when the kernels are there and the filter is a bitset, else in TypeScript. */
-  private searchBase(qFloat: number, nEntries: number, ef: number, filter: LabelSetLike | undefined, check: boolean, budget: number): number {
+  private searchBase(qFloat: number, nEntries: number, ef: number, filter: LabelSetLike | undefined, check: boolean, budget: number, twoHop = false): number {
+    twoHop = twoHop && filter !== undefined;
     if (this.arena.hasWasmSearch && (filter === undefined || filter instanceof LabelSet)) {
       if (this.wIds.length < ef) this.growW(ef);
-      return this.arena.searchLayer0(qFloat, this.wIds, this.wDists, nEntries, ef, filter ? filter.words : null, check, budget);
+      return this.arena.searchLayer0(qFloat, this.wIds, this.wDists, nEntries, ef, filter ? filter.words : null, check, budget, twoHop);
     }
-    return this.searchLayer(qFloat, nEntries, ef, 0, filter, check, budget);
+    return this.searchLayer(qFloat, nEntries, ef, 0, filter, check, budget, twoHop);
   }
 
   /**
    * Beam search on one layer from the entry points in wIds/wDists[0..nEntries). Non-admitted nodes (deleted,
    * or outside the filter) are traversed but never enter the result set. Leaves the best `ef` admitted nodes,
    * nearest first, in wIds/wDists and returns their count, or -1 once more than `budget` distances were scored.
+   * With `twoHop` (layer 0, filtered), a neighbour outside the filter is not scored; its own neighbours inside
+   * the filter are taken instead, at most 2m per expansion (ACORN-1; see searchLayer0Filtered in kernels.as.ts).
    */
-  private searchLayer(qFloat: number, nEntries: number, ef: number, level: number, filter: LabelSetLike | undefined, check: boolean, budget: number): number {
+  private searchLayer(qFloat: number, nEntries: number, ef: number, level: number, filter: LabelSetLike | undefined, check: boolean, budget: number, twoHop = false): number {
     if (this.wIds.length < ef) this.growW(ef);
     const stamp = this.nextStamp();
     const visited = this.visited;
@@ -492,11 +502,15 @@ export class HnswIndex {
       }
       const cnt = arr[base];
       let n = 0;
-      for (let j = 1; j <= cnt; j++) {
-        const e = arr[base + j];
-        if (visited[e] !== stamp) {
-          visited[e] = stamp;
-          ids[n++] = e;
+      if (twoHop) {
+        n = this.collectTwoHop(arr, base, cnt, stamp, filter!);
+      } else {
+        for (let j = 1; j <= cnt; j++) {
+          const e = arr[base + j];
+          if (visited[e] !== stamp) {
+            visited[e] = stamp;
+            ids[n++] = e;
+          }
         }
       }
       if (n === 0) continue;
@@ -516,6 +530,34 @@ export class HnswIndex {
       }
     }
     return res.drainAscending(this.wIds, this.wDists);
+  }
+
+  /** The two-hop neighbour collection of searchLayer: fills arena.ids with up to 2m unvisited admitted labels. */
+  private collectTwoHop(arr: Uint32Array, base: number, cnt: number, stamp: number, filter: LabelSetLike): number {
+    const visited = this.visited;
+    const state = this.state;
+    const ids = this.arena.ids;
+    const links0 = this.links0;
+    const max = this.m0;
+    let n = 0;
+    for (let j = 1; j <= cnt && n < max; j++) {
+      const e = arr[base + j];
+      if (visited[e] === stamp) continue;
+      visited[e] = stamp;
+      if (state[e] === LIVE && filter.has(e)) {
+        ids[n++] = e;
+        continue;
+      }
+      const base2 = e * this.stride0;
+      const cnt2 = links0[base2];
+      for (let t = 1; t <= cnt2 && n < max; t++) {
+        const w = links0[base2 + t];
+        if (visited[w] === stamp || state[w] !== LIVE || !filter.has(w)) continue;
+        visited[w] = stamp;
+        ids[n++] = w;
+      }
+    }
+    return n;
   }
 
   /**

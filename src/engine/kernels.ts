@@ -19,6 +19,12 @@ interface WasmExports {
     cand: number, res: number, io: number, nEntries: number, ef: number,
     filter: number, check: number, budget: number,
   ): number;
+  searchLayer0Filtered(
+    q: number, vectors: number, dim: number, metricIp: number,
+    links: number, stride0: number, state: number, visited: number, stamp: number,
+    cand: number, res: number, io: number, nEntries: number, ef: number,
+    filter: number, maxPerHop: number, budget: number,
+  ): number;
 }
 
 let cachedModule: WebAssembly.Module | null | undefined;
@@ -197,7 +203,7 @@ export class VectorArena {
    * results go out, through ids/dists[0..n), nearest first. `filterWords` is a bitset over labels or null.
    * Returns the result count, or -1 when the search scored more than `budget` vectors.
    */
-  searchLayer0(qFloat: number, ids: Uint32Array, dists: Float32Array, nEntries: number, ef: number, filterWords: Uint32Array | null, check: boolean, budget: number): number {
+  searchLayer0(qFloat: number, ids: Uint32Array, dists: Float32Array, nEntries: number, ef: number, filterWords: Uint32Array | null, check: boolean, budget: number, twoHop = false): number {
     const L = this.layout;
     const u32 = this.u32;
     const f32 = this.f32;
@@ -219,12 +225,20 @@ export class VectorArena {
       u32.fill(0, L.visitedOff >> 2, (L.visitedOff >> 2) + this.capacity);
       this.wasmStamp = 0;
     }
-    const n = this.wasm!.searchLayer0(
-      qFloat * 4, this.vectorsOff, this.dim, this.metricIp,
-      L.linksOff, this.stride0, L.stateOff, L.visitedOff, ++this.wasmStamp,
-      L.candOff, L.resOff, L.ioOff, nEntries, Math.min(ef, this.capacity + 8),
-      filterAddr, check ? 1 : 0, budget === Infinity ? -1 : Math.min(budget, 0x7fffffff),
-    );
+    const wasmBudget = budget === Infinity ? -1 : Math.min(budget, 0x7fffffff);
+    const n = filterAddr !== 0 && twoHop
+      ? this.wasm!.searchLayer0Filtered(
+          qFloat * 4, this.vectorsOff, this.dim, this.metricIp,
+          L.linksOff, this.stride0, L.stateOff, L.visitedOff, ++this.wasmStamp,
+          L.candOff, L.resOff, L.ioOff, nEntries, Math.min(ef, this.capacity + 8),
+          filterAddr, this.stride0 - 1, wasmBudget,
+        )
+      : this.wasm!.searchLayer0(
+          qFloat * 4, this.vectorsOff, this.dim, this.metricIp,
+          L.linksOff, this.stride0, L.stateOff, L.visitedOff, ++this.wasmStamp,
+          L.candOff, L.resOff, L.ioOff, nEntries, Math.min(ef, this.capacity + 8),
+          filterAddr, check ? 1 : 0, wasmBudget,
+        );
     for (let i = 0; i < n; i++) {
       ids[i] = u32[io + 2 * i];
       dists[i] = f32[io + 2 * i + 1];

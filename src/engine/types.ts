@@ -38,10 +38,12 @@ export interface SearchOptions {
   filter?: LabelSetLike;
   /**
    * How a filtered query runs. `auto` (default) picks an exact scan of the allowed set or a filtered graph
-   * search by a cost model, and abandons a graph search for the scan once it has scored as many vectors as
-   * the filter allows. `graph` and `exact` force one path (for benchmarks and tests).
+   * search by a cost model (two-hop for restrictive filters), and abandons a graph search for the scan once
+   * it has scored as many vectors as the filter allows. `exact`, `graph` (traverse everything, score every
+   * neighbour) and `two-hop` (score only matching nodes, reaching them through non-matching neighbours)
+   * force one path, with no fallback (for benchmarks and tests).
    */
-  filterStrategy?: 'auto' | 'graph' | 'exact';
+  filterStrategy?: 'auto' | 'exact' | 'graph' | 'two-hop';
 }
 
 /** Nearest first. */

@@ -86,6 +86,7 @@ describe('HNSW on a siftsmall subset', () => {
       // each path on its own: the exact scan is exact, and the filtered graph walk holds recall too
       expect(meanRecall(index, truth, { filter: allow, filterStrategy: 'exact' })).toBe(1);
       if (selectivity >= 0.1) expect(meanRecall(index, truth, { filter: allow, filterStrategy: 'graph' })).toBeGreaterThanOrEqual(0.95);
+      if (selectivity >= 0.1) expect(meanRecall(index, truth, { filter: allow, filterStrategy: 'two-hop', efSearch: 100 })).toBeGreaterThanOrEqual(0.95);
     });
   }
 
@@ -94,11 +95,13 @@ describe('HNSW on a siftsmall subset', () => {
     const allow = new LabelSet(N);
     for (let i = 0; i < N; i += 3) allow.add(i);
     const plain = { size: allow.size, has: (l: number) => allow.has(l) };
-    for (let i = 0; i < 20; i++) {
-      const a = index.search(query(i), 10, { filter: allow, filterStrategy: 'graph', efSearch: 40 });
-      const b = index.search(query(i), 10, { filter: plain, filterStrategy: 'graph', efSearch: 40 });
-      expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
-      expect(Array.from(a.distances)).toEqual(Array.from(b.distances));
+    for (const filterStrategy of ['graph', 'two-hop'] as const) {
+      for (let i = 0; i < 20; i++) {
+        const a = index.search(query(i), 10, { filter: allow, filterStrategy, efSearch: 40 });
+        const b = index.search(query(i), 10, { filter: plain, filterStrategy, efSearch: 40 });
+        expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+        expect(Array.from(a.distances)).toEqual(Array.from(b.distances));
+      }
     }
   });
 

@@ -242,3 +242,80 @@ export function searchLayer0(
   }
   return n;
 }
+
+// Filtered layer-0 search in the manner of ACORN-1 (Patel et al., SIGMOD 2024) on an ordinary HNSW graph:
+// only nodes that pass the filter (live, and in the `filter` bitset) are scored or become candidates.
+// A neighbour that fails the filter is not scored; instead its own neighbours that pass are taken (a
+// two-hop step), so the search walks the allowed subgraph through the nodes it may not return. At most
+// `maxPerHop` nodes are scored per expansion, as ACORN truncates the expanded list. Entry points are
+// expanded whether or not they pass. Same I/O and return convention as searchLayer0.
+export function searchLayer0Filtered(
+  q: usize, vectors: usize, dim: i32, metricIp: i32,
+  links: usize, stride0: i32, state: usize, visited: usize, stamp: u32,
+  cand: usize, res: usize, io: usize, nEntries: i32, ef: i32,
+  filter: usize, maxPerHop: i32, budget: i32,
+): i32 {
+  const rowBytes = <usize>(dim << 2);
+  const listBytes = <usize>(stride0 << 2);
+  let candSize: i32 = 0;
+  let resSize: i32 = 0;
+  for (let i: i32 = 0; i < nEntries; i++) {
+    const e = pairId(io, i);
+    const d = pairDist(io, i);
+    store<u32>(visited + (<usize>e << 2), stamp);
+    minPush(cand, candSize++, e, d);
+    if (admitted(e, state, filter)) {
+      maxPush(res, resSize++, e, d);
+      if (resSize > ef) maxPop(res, resSize--);
+    }
+  }
+  let scored: i32 = 0;
+  while (candSize > 0) {
+    if (resSize >= ef && pairDist(cand, 0) > pairDist(res, 0)) break;
+    const c = pairId(cand, 0);
+    minPop(cand, candSize--);
+    const list = links + <usize>c * listBytes;
+    const cnt = <i32>load<u32>(list);
+    let taken: i32 = 0;
+    for (let j: i32 = 1; j <= cnt && taken < maxPerHop; j++) {
+      const e = load<u32>(list + (<usize>j << 2));
+      const vp = visited + (<usize>e << 2);
+      if (load<u32>(vp) == stamp) continue;
+      store<u32>(vp, stamp);
+      if (admitted(e, state, filter)) {
+        taken++;
+        const d: f32 = metricIp != 0 ? <f32>1.0 - dotAt(q, vectors + <usize>e * rowBytes, dim) : l2At(q, vectors + <usize>e * rowBytes, dim);
+        scored++;
+        if (resSize < ef || d < pairDist(res, 0)) {
+          minPush(cand, candSize++, e, d);
+          maxPush(res, resSize++, e, d);
+          if (resSize > ef) maxPop(res, resSize--);
+        }
+        continue;
+      }
+      const list2 = links + <usize>e * listBytes;
+      const cnt2 = <i32>load<u32>(list2);
+      for (let t: i32 = 1; t <= cnt2 && taken < maxPerHop; t++) {
+        const w = load<u32>(list2 + (<usize>t << 2));
+        const wp = visited + (<usize>w << 2);
+        if (load<u32>(wp) == stamp || !admitted(w, state, filter)) continue;
+        store<u32>(wp, stamp);
+        taken++;
+        const d: f32 = metricIp != 0 ? <f32>1.0 - dotAt(q, vectors + <usize>w * rowBytes, dim) : l2At(q, vectors + <usize>w * rowBytes, dim);
+        scored++;
+        if (resSize < ef || d < pairDist(res, 0)) {
+          minPush(cand, candSize++, w, d);
+          maxPush(res, resSize++, w, d);
+          if (resSize > ef) maxPop(res, resSize--);
+        }
+      }
+    }
+    if (budget >= 0 && scored > budget) return -1;
+  }
+  const n = resSize;
+  for (let i = n - 1; i >= 0; i--) {
+    setPair(io, i, pairId(res, 0), pairDist(res, 0));
+    maxPop(res, resSize--);
+  }
+  return n;
+}
