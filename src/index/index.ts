@@ -8,12 +8,14 @@ import type {
   LocalIndex,
   VectorIndex,
 } from './types.ts';
-import { BACKENDS } from './types.ts';
+import { ALL_BACKENDS, BACKENDS } from './types.ts';
+import type { PineconeIndexOptions } from './pinecone.ts';
 
 export * from './types.ts';
 export { EngineError } from '../engine/errors.ts';
 export { exactKnn } from './exact.ts';
 export { ByteMask, FlatIndex } from './flat.ts';
+export type { PineconeIndexOptions, PineconeSearchOptions } from './pinecone.ts';
 
 /** The async `VectorIndex` face of a local (in-process, synchronous) backend. */
 export class LocalVectorIndex implements VectorIndex {
@@ -53,12 +55,25 @@ export class LocalVectorIndex implements VectorIndex {
   }
 }
 
+/** True for the local backends (`BACKENDS`); see `isAnyBackendName` for remote ones too. */
 export function isBackendName(name: string): name is BackendName {
   return (BACKENDS as readonly string[]).includes(name);
 }
 
+/** True for every backend `createIndex` knows, `pinecone` included. */
+export function isAnyBackendName(name: string): name is BackendName {
+  return (ALL_BACKENDS as readonly string[]).includes(name);
+}
+
 function unknownBackend(name: string): never {
-  throw new EngineError('INVALID_ARGUMENT', `unknown index backend ${JSON.stringify(name)} (expected one of ${BACKENDS.join(', ')})`);
+  throw new EngineError('INVALID_ARGUMENT', `unknown index backend ${JSON.stringify(name)} (expected one of ${ALL_BACKENDS.join(', ')})`);
+}
+
+function remoteBackend(name: string, what: string): never {
+  throw new EngineError(
+    'INVALID_ARGUMENT',
+    `the ${name} backend is remote: ${what}; open it with createIndex('${name}', { dim, metric, indexHost, namespace, ... })`,
+  );
 }
 
 /**
@@ -79,13 +94,22 @@ export async function createLocalIndex(backend: BackendName, opts: IndexOptions)
       const { TrellisIndex } = await import('./trellis.ts');
       return new TrellisIndex(opts);
     }
+    case 'pinecone':
+      return remoteBackend(backend, 'it has no local, synchronous index');
     default:
       return unknownBackend(backend);
   }
 }
 
-/** Creates a `VectorIndex` for a backend: `trellis` (the engine), `hnswlib` (hnswlib-node) or `flat` (exact). */
-export async function createIndex(backend: BackendName, opts: IndexOptions): Promise<VectorIndex> {
+/**
+ * Creates a `VectorIndex` for a backend: `trellis` (the engine), `hnswlib` (hnswlib-node), `flat` (exact), or
+ * `pinecone` (remote; `opts` must then be `PineconeIndexOptions`: `indexHost`, `namespace`, API key; see docs/pinecone.md).
+ */
+export async function createIndex(backend: BackendName, opts: IndexOptions | PineconeIndexOptions): Promise<VectorIndex> {
+  if (backend === 'pinecone') {
+    const { PineconeIndex } = await import('./pinecone.ts');
+    return PineconeIndex.open(opts as PineconeIndexOptions);
+  }
   return new LocalVectorIndex(await createLocalIndex(backend, opts));
 }
 
@@ -102,6 +126,8 @@ export async function loadLocalIndex(backend: BackendName, path: string): Promis
     }
     case 'flat':
       throw new EngineError('INVALID_ARGUMENT', 'the flat backend keeps no file; it cannot be loaded');
+    case 'pinecone':
+      return remoteBackend(backend, 'it keeps no file (its data is durable in Pinecone), so there is nothing to load');
     default:
       return unknownBackend(backend);
   }

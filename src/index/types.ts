@@ -2,9 +2,17 @@ import type { EngineStats, KernelChoice, LabelSetLike, Metric } from '../engine/
 
 export type { LabelSetLike, Metric } from '../engine/types.ts';
 
-/** The backends behind the `VectorIndex` contract. `pinecone` comes later. */
-export type BackendName = 'trellis' | 'hnswlib' | 'flat';
+/** The backends behind the `VectorIndex` contract: three local (in-process) ones and `pinecone` (remote, src/index/pinecone.ts). */
+export type BackendName = 'trellis' | 'hnswlib' | 'flat' | 'pinecone';
+/**
+ * The local backends only: what the shared contract test and the ANN benchmark loop over, and what
+ * `createLocalIndex` accepts. Remote backends are listed in `REMOTE_BACKENDS`; `ALL_BACKENDS` has both.
+ */
 export const BACKENDS: readonly BackendName[] = ['trellis', 'hnswlib', 'flat'];
+/** Backends whose data lives in a remote service (no local file, no synchronous face). */
+export const REMOTE_BACKENDS: readonly BackendName[] = ['pinecone'];
+/** Every backend `createIndex` knows. */
+export const ALL_BACKENDS: readonly BackendName[] = [...BACKENDS, ...REMOTE_BACKENDS];
 
 export interface IndexOptions {
   dim: number;
