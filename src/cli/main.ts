@@ -1,6 +1,9 @@
 import { Command, CommanderError } from 'commander';
+import { registerCollectionsCommands } from './collections.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerIngestCommand } from './ingest.ts';
 import { registerModelsCommands } from './models.ts';
+import { registerSearchCommand } from './search.ts';
 
 /** Builds the `trellis` command tree. Each layer registers its own subcommands; this file only wires them. */
 export function buildProgram(): Command {
@@ -10,6 +13,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemoCommand(program);
   registerModelsCommands(program);
+  registerCollectionsCommands(program);
+  registerIngestCommand(program);
+  registerSearchCommand(program);
   return program;
 }
 

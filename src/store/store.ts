@@ -361,6 +361,25 @@ export class Store {
     }
   }
 
+  /**
+   * Prepared statements, cached by SQL text: preparing costs more than running a small statement, and the ingest
+   * path runs the same few statements per document. Filter SQL varies, so the cache is bounded.
+   */
+  private readonly statements = new Map<string, Database.Statement>();
+  private prepare(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.statements.size >= 512) this.statements.clear();
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    } else if (st.reader) {
+      // pluck()/raw() change a statement in place; a cached one must start from the default row shape.
+      st.pluck(false);
+      st.raw(false);
+    }
+    return st;
+  }
+
   get schemaVersion(): number {
     return currentVersion(this.db);
   }
@@ -410,7 +429,7 @@ export class Store {
 
     return this.transaction(() => {
       if (this.getCollection(name)) throw new StoreError('ALREADY_EXISTS', `collection ${name} already exists`);
-      const info = this.db
+      const info = this
         .prepare(
           `INSERT INTO collections (name, kind, model, dim, metric, m, ef_construction, ef_search, backend, metadata, created_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -437,7 +456,7 @@ export class Store {
   }
 
   getCollection(name: string): Collection | undefined {
-    const row = this.db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionRow | undefined;
+    const row = this.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionRow | undefined;
     return row ? this.toCollection(row) : undefined;
   }
 
@@ -448,7 +467,7 @@ export class Store {
   }
 
   listCollections(): Collection[] {
-    return (this.db.prepare('SELECT * FROM collections ORDER BY name').all() as CollectionRow[]).map((r) => this.toCollection(r));
+    return (this.prepare('SELECT * FROM collections ORDER BY name').all() as CollectionRow[]).map((r) => this.toCollection(r));
   }
 
   /** Deletes a collection and everything in it (documents, chunks, keyword index, ingest runs). Index files are the IndexManager's. */
@@ -458,7 +477,7 @@ export class Store {
       if (!c) return false;
       const fts = ftsTable(c.id);
       this.db.exec(`DROP TRIGGER IF EXISTS ${fts}_ai; DROP TRIGGER IF EXISTS ${fts}_ad; DROP TRIGGER IF EXISTS ${fts}_au; DROP TABLE IF EXISTS ${fts};`);
-      this.db.prepare('DELETE FROM collections WHERE id = ?').run(c.id);
+      this.prepare('DELETE FROM collections WHERE id = ?').run(c.id);
       return true;
     });
   }
@@ -466,7 +485,7 @@ export class Store {
   /** Updates the default efSearch of a collection (the only HNSW parameter that can change without a rebuild). */
   setEfSearch(name: string, efSearch: number): Collection {
     if (!isPositiveInt(efSearch, 1 << 20)) throw new StoreError('INVALID_ARGUMENT', `efSearch must be a positive integer, got ${String(efSearch)}`);
-    const info = this.db.prepare('UPDATE collections SET ef_search = ? WHERE name = ?').run(efSearch, name);
+    const info = this.prepare('UPDATE collections SET ef_search = ? WHERE name = ?').run(efSearch, name);
     if (info.changes === 0) throw new StoreError('NOT_FOUND', `no collection named ${JSON.stringify(name)}`);
     return this.requireCollection(name);
   }
@@ -541,7 +560,7 @@ export class Store {
       const first = c.nextLabel;
       if (first + n - 1 > MAX_LABEL) throw new StoreError('LABELS_EXHAUSTED', `collection ${c.name}: no labels left (labels are never reused; rebuild the collection)`);
 
-      const existing = this.db.prepare('SELECT pk, created_at FROM documents WHERE collection_id = ? AND id = ?').get(c.id, doc.id) as
+      const existing = this.prepare('SELECT pk, created_at FROM documents WHERE collection_id = ? AND id = ?').get(c.id, doc.id) as
         | { pk: number; created_at: string }
         | undefined;
       const t = now();
@@ -549,21 +568,21 @@ export class Store {
       let removed = new Uint32Array(0);
       if (existing) {
         pk = existing.pk;
-        const old = this.db.prepare('SELECT label FROM chunks WHERE document_pk = ? ORDER BY ordinal').pluck().all(pk) as number[];
+        const old = this.prepare('SELECT label FROM chunks WHERE document_pk = ? ORDER BY ordinal').pluck().all(pk) as number[];
         removed = Uint32Array.from(old);
-        this.db.prepare('DELETE FROM chunks WHERE document_pk = ?').run(pk);
-        this.db
+        this.prepare('DELETE FROM chunks WHERE document_pk = ?').run(pk);
+        this
           .prepare('UPDATE documents SET source = ?, content_hash = ?, mtime = ?, metadata = ?, updated_at = ? WHERE pk = ?')
           .run(doc.source ?? null, doc.contentHash ?? null, mtime, JSON.stringify(docMeta), t, pk);
       } else {
-        const info = this.db
+        const info = this
           .prepare(
             'INSERT INTO documents (collection_id, id, source, content_hash, mtime, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
           )
           .run(c.id, doc.id, doc.source ?? null, doc.contentHash ?? null, mtime, JSON.stringify(docMeta), t, t);
         pk = Number(info.lastInsertRowid);
       }
-      const ins = this.db.prepare(
+      const ins = this.prepare(
         `INSERT INTO chunks (collection_id, document_pk, id, ordinal, kind, text, source, start_offset, end_offset, page, label, metadata, vector, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -579,7 +598,7 @@ export class Store {
           throw err;
         }
       });
-      if (n > 0) this.db.prepare('UPDATE collections SET next_label = ? WHERE id = ?').run(first + n, c.id);
+      if (n > 0) this.prepare('UPDATE collections SET next_label = ? WHERE id = ?').run(first + n, c.id);
       return { document: this.getDocument(collection, doc.id)!, added, vectors, removed, created: !existing };
     });
   }
@@ -588,8 +607,8 @@ export class Store {
   deleteDocuments(collection: string, ids: readonly string[]): DeleteResult {
     return this.transaction(() => {
       const c = this.requireCollection(collection);
-      const labelsOf = this.db.prepare('SELECT c.label FROM chunks c JOIN documents d ON d.pk = c.document_pk WHERE d.collection_id = ? AND d.id = ?').pluck();
-      const del = this.db.prepare('DELETE FROM documents WHERE collection_id = ? AND id = ?');
+      const labelsOf = this.prepare('SELECT c.label FROM chunks c JOIN documents d ON d.pk = c.document_pk WHERE d.collection_id = ? AND d.id = ?').pluck();
+      const del = this.prepare('DELETE FROM documents WHERE collection_id = ? AND id = ?');
       const labels: number[] = [];
       const deleted: string[] = [];
       for (const id of new Set(ids)) {
@@ -609,13 +628,13 @@ export class Store {
     return this.transaction(() => {
       const c = this.requireCollection(collection);
       const w = f.toSql('d.metadata');
-      const ids = this.db.prepare(`SELECT d.id FROM documents d WHERE d.collection_id = ? AND ${w.sql}`).pluck().all(c.id, ...w.params) as string[];
+      const ids = this.prepare(`SELECT d.id FROM documents d WHERE d.collection_id = ? AND ${w.sql}`).pluck().all(c.id, ...w.params) as string[];
       return this.deleteDocuments(collection, ids);
     });
   }
 
   getDocument(collection: string, id: string): DocumentRecord | undefined {
-    const row = this.db
+    const row = this
       .prepare('SELECT d.* FROM documents d JOIN collections k ON k.id = d.collection_id WHERE k.name = ? AND d.id = ?')
       .get(collection, id) as DocumentRow | undefined;
     return row ? toDocument(collection, row) : undefined;
@@ -623,7 +642,7 @@ export class Store {
 
   /** The document that holds the chunk with this label. */
   getDocumentByLabel(collection: string, label: number): DocumentRecord | undefined {
-    const row = this.db
+    const row = this
       .prepare(
         'SELECT d.* FROM chunks c JOIN documents d ON d.pk = c.document_pk JOIN collections k ON k.id = c.collection_id WHERE k.name = ? AND c.label = ?',
       )
@@ -634,7 +653,7 @@ export class Store {
   /** Documents ordered by id, a page at a time (`after`: the last id of the previous page). */
   listDocuments(collection: string, opts: { limit?: number; after?: string } = {}): DocumentRecord[] {
     const c = this.requireCollection(collection);
-    const rows = this.db
+    const rows = this
       .prepare('SELECT * FROM documents WHERE collection_id = ? AND id > ? ORDER BY id LIMIT ?')
       .all(c.id, opts.after ?? '', opts.limit ?? 100) as DocumentRow[];
     return rows.map((r) => toDocument(collection, r));
@@ -643,7 +662,7 @@ export class Store {
   /** The most recently updated document with this source URI (incremental ingest: has this file been seen?). */
   findDocumentBySource(collection: string, source: string): DocumentRecord | undefined {
     const c = this.requireCollection(collection);
-    const row = this.db
+    const row = this
       .prepare('SELECT * FROM documents WHERE collection_id = ? AND source = ? ORDER BY updated_at DESC, pk DESC LIMIT 1')
       .get(c.id, source) as DocumentRow | undefined;
     return row ? toDocument(collection, row) : undefined;
@@ -652,14 +671,14 @@ export class Store {
   /** Documents with this content hash (dedupe: is this content already stored, under any source?). */
   findDocumentsByHash(collection: string, contentHash: string): DocumentRecord[] {
     const c = this.requireCollection(collection);
-    const rows = this.db.prepare('SELECT * FROM documents WHERE collection_id = ? AND content_hash = ? ORDER BY pk').all(c.id, contentHash) as DocumentRow[];
+    const rows = this.prepare('SELECT * FROM documents WHERE collection_id = ? AND content_hash = ? ORDER BY pk').all(c.id, contentHash) as DocumentRow[];
     return rows.map((r) => toDocument(collection, r));
   }
 
   /** The document with this source URI and content hash, if stored (an unchanged file: skip it). */
   findDocument(collection: string, source: string, contentHash: string): DocumentRecord | undefined {
     const c = this.requireCollection(collection);
-    const row = this.db
+    const row = this
       .prepare('SELECT * FROM documents WHERE collection_id = ? AND source = ? AND content_hash = ? LIMIT 1')
       .get(c.id, source, contentHash) as DocumentRow | undefined;
     return row ? toDocument(collection, row) : undefined;
@@ -668,7 +687,7 @@ export class Store {
   /** Sources of every document (for `--prune`: what is stored but gone from disk). */
   listSources(collection: string): { id: string; source: string }[] {
     const c = this.requireCollection(collection);
-    return this.db.prepare('SELECT id, source FROM documents WHERE collection_id = ? AND source IS NOT NULL ORDER BY source').all(c.id) as {
+    return this.prepare('SELECT id, source FROM documents WHERE collection_id = ? AND source IS NOT NULL ORDER BY source').all(c.id) as {
       id: string;
       source: string;
     }[];
@@ -676,7 +695,7 @@ export class Store {
 
   getChunk(collection: string, id: string, opts: { withVector?: boolean } = {}): ChunkRecord | undefined {
     const c = this.requireCollection(collection);
-    const row = this.db
+    const row = this
       .prepare(`SELECT ${CHUNK_COLS}${opts.withVector ? ', c.vector' : ''} FROM chunks c JOIN documents d ON d.pk = c.document_pk WHERE c.collection_id = ? AND c.id = ?`)
       .get(c.id, id) as ChunkRow | undefined;
     return row ? toChunk(c, row) : undefined;
@@ -689,7 +708,7 @@ export class Store {
   /** Chunks for labels, aligned with `labels` (undefined where a label is not in the store). For mapping search hits. */
   getChunksByLabels(collection: string, labels: ArrayLike<number>, opts: { withVector?: boolean } = {}): (ChunkRecord | undefined)[] {
     const c = this.requireCollection(collection);
-    const stmt = this.db.prepare(
+    const stmt = this.prepare(
       `SELECT ${CHUNK_COLS}${opts.withVector ? ', c.vector' : ''} FROM chunks c JOIN documents d ON d.pk = c.document_pk WHERE c.collection_id = ? AND c.label = ?`,
     );
     const out: (ChunkRecord | undefined)[] = [];
@@ -703,7 +722,7 @@ export class Store {
   /** A document's chunks in order. */
   listChunks(collection: string, documentId: string, opts: { withVector?: boolean } = {}): ChunkRecord[] {
     const c = this.requireCollection(collection);
-    const rows = this.db
+    const rows = this
       .prepare(
         `SELECT ${CHUNK_COLS}${opts.withVector ? ', c.vector' : ''} FROM chunks c JOIN documents d ON d.pk = c.document_pk WHERE d.collection_id = ? AND d.id = ? ORDER BY c.ordinal`,
       )
@@ -721,7 +740,7 @@ export class Store {
   *iterateVectors(collection: string, opts: { batchSize?: number } = {}): Generator<VectorBatch> {
     const c = this.requireCollection(collection);
     const size = Math.max(1, opts.batchSize ?? 1024);
-    const stmt = this.db.prepare('SELECT label, vector FROM chunks WHERE collection_id = ? AND label > ? ORDER BY label LIMIT ?');
+    const stmt = this.prepare('SELECT label, vector FROM chunks WHERE collection_id = ? AND label > ? ORDER BY label LIMIT ?');
     let after = -1;
     for (;;) {
       const rows = stmt.all(c.id, after, size) as { label: number; vector: Buffer }[];
@@ -742,7 +761,7 @@ export class Store {
   *iterateLabels(collection: string, opts: { batchSize?: number } = {}): Generator<Uint32Array> {
     const c = this.requireCollection(collection);
     const size = Math.max(1, opts.batchSize ?? 8192);
-    const stmt = this.db.prepare('SELECT label FROM chunks WHERE collection_id = ? AND label > ? ORDER BY label LIMIT ?').pluck();
+    const stmt = this.prepare('SELECT label FROM chunks WHERE collection_id = ? AND label > ? ORDER BY label LIMIT ?').pluck();
     let after = -1;
     for (;;) {
       const labels = stmt.all(c.id, after, size) as number[];
@@ -756,7 +775,7 @@ export class Store {
   /** The vectors of the given labels that are in the store (labels not stored are left out). */
   vectorsForLabels(collection: string, labels: ArrayLike<number>): VectorBatch {
     const c = this.requireCollection(collection);
-    const stmt = this.db.prepare('SELECT vector FROM chunks WHERE collection_id = ? AND label = ?').pluck();
+    const stmt = this.prepare('SELECT vector FROM chunks WHERE collection_id = ? AND label = ?').pluck();
     const found: number[] = [];
     const blobs: Buffer[] = [];
     for (let i = 0; i < labels.length; i++) {
@@ -773,8 +792,8 @@ export class Store {
 
   counts(collection: string): StoreCounts {
     const c = this.requireCollection(collection);
-    const documents = this.db.prepare('SELECT COUNT(*) FROM documents WHERE collection_id = ?').pluck().get(c.id) as number;
-    const chunks = this.db.prepare('SELECT COUNT(*) FROM chunks WHERE collection_id = ?').pluck().get(c.id) as number;
+    const documents = this.prepare('SELECT COUNT(*) FROM documents WHERE collection_id = ?').pluck().get(c.id) as number;
+    const chunks = this.prepare('SELECT COUNT(*) FROM chunks WHERE collection_id = ?').pluck().get(c.id) as number;
     // Every chunk carries its vector (the column is NOT NULL), so the two counts agree by construction.
     return { documents, chunks, vectors: chunks };
   }
@@ -788,7 +807,7 @@ export class Store {
     const f = parseFilter(filter);
     const w = f.toSql('c.metadata');
     const set = new LabelSet(Math.max(32, c.nextLabel));
-    const stmt = this.db.prepare(`SELECT c.label FROM chunks c WHERE c.collection_id = ? AND ${w.sql}`).pluck();
+    const stmt = this.prepare(`SELECT c.label FROM chunks c WHERE c.collection_id = ? AND ${w.sql}`).pluck();
     for (const l of stmt.iterate(c.id, ...w.params) as IterableIterator<number>) set.add(l);
     return set;
   }
@@ -797,7 +816,7 @@ export class Store {
   matchingChunkIds(collection: string, filter: unknown): string[] {
     const c = this.requireCollection(collection);
     const w = parseFilter(filter).toSql('c.metadata');
-    return this.db.prepare(`SELECT c.id FROM chunks c WHERE c.collection_id = ? AND ${w.sql} ORDER BY c.label`).pluck().all(c.id, ...w.params) as string[];
+    return this.prepare(`SELECT c.id FROM chunks c WHERE c.collection_id = ? AND ${w.sql} ORDER BY c.label`).pluck().all(c.id, ...w.params) as string[];
   }
 
   /**
@@ -813,7 +832,7 @@ export class Store {
     if (!match || k === 0) return [];
     const fts = ftsTable(c.id);
     const w = f.matchesAll ? { sql: '1', params: [] } : f.toSql('c.metadata');
-    const rows = this.db
+    const rows = this
       .prepare(
         `SELECT c.id AS chunk_id, d.id AS document_id, c.label, bm25(${fts}) AS rank
          FROM ${fts} JOIN chunks c ON c.pk = ${fts}.rowid JOIN documents d ON d.pk = c.document_pk
@@ -829,14 +848,14 @@ export class Store {
 
   startIngestRun(collection: string, options: Record<string, unknown> = {}): IngestRun {
     const c = this.requireCollection(collection);
-    const info = this.db
+    const info = this
       .prepare(`INSERT INTO ingest_runs (collection_id, started_at, status, options) VALUES (?, ?, 'running', ?)`)
       .run(c.id, now(), JSON.stringify(options));
     return this.getIngestRun(Number(info.lastInsertRowid))!;
   }
 
   getIngestRun(id: number): IngestRun | undefined {
-    const row = this.db
+    const row = this
       .prepare('SELECT r.*, k.name AS collection FROM ingest_runs r JOIN collections k ON k.id = r.collection_id WHERE r.id = ?')
       .get(id) as IngestRunRow | undefined;
     return row ? toRun(row) : undefined;
@@ -845,7 +864,7 @@ export class Store {
   /** Runs of a collection, newest first; `status: 'running'` finds runs that were killed (or are in progress elsewhere). */
   listIngestRuns(collection: string, opts: { status?: IngestRunStatus; limit?: number } = {}): IngestRun[] {
     const c = this.requireCollection(collection);
-    const rows = this.db
+    const rows = this
       .prepare(
         `SELECT r.*, k.name AS collection FROM ingest_runs r JOIN collections k ON k.id = r.collection_id
          WHERE r.collection_id = ? AND (? IS NULL OR r.status = ?) ORDER BY r.id DESC LIMIT ?`,
@@ -860,7 +879,7 @@ export class Store {
     if (!run) throw new StoreError('NOT_FOUND', `no ingest run ${id}`);
     const status = update.status ?? run.status;
     const finished = status === 'running' ? null : (run.finishedAt ?? now());
-    this.db
+    this
       .prepare('UPDATE ingest_runs SET counters = ?, status = ?, finished_at = ? WHERE id = ?')
       .run(JSON.stringify(update.counters ?? run.counters), status, finished, id);
     return this.getIngestRun(id)!;
@@ -872,7 +891,7 @@ export class Store {
 
   /** Registers files to process in a run (state `pending`); files already registered keep their state. */
   addIngestFiles(runId: number, files: readonly { path: string; contentHash?: string }[]): void {
-    const ins = this.db.prepare(`INSERT OR IGNORE INTO ingest_files (run_id, path, content_hash, state, updated_at) VALUES (?, ?, ?, 'pending', ?)`);
+    const ins = this.prepare(`INSERT OR IGNORE INTO ingest_files (run_id, path, content_hash, state, updated_at) VALUES (?, ?, ?, 'pending', ?)`);
     this.transaction(() => {
       const t = now();
       for (const f of files) ins.run(runId, f.path, f.contentHash ?? null, t);
@@ -889,7 +908,7 @@ export class Store {
     state: IngestFileState,
     extra: { error?: string; contentHash?: string; documentId?: string; chunks?: number } = {},
   ): void {
-    this.db
+    this
       .prepare(
         `INSERT INTO ingest_files (run_id, path, content_hash, state, error, document_id, chunks, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (run_id, path) DO UPDATE SET state = excluded.state, error = excluded.error,
@@ -900,7 +919,7 @@ export class Store {
   }
 
   listIngestFiles(runId: number, opts: { state?: IngestFileState } = {}): IngestFile[] {
-    const rows = this.db
+    const rows = this
       .prepare('SELECT * FROM ingest_files WHERE run_id = ? AND (? IS NULL OR state = ?) ORDER BY path')
       .all(runId, opts.state ?? null, opts.state ?? null) as IngestFileRow[];
     return rows.map((r) => ({
@@ -917,7 +936,7 @@ export class Store {
 
   ingestFileCounts(runId: number): Record<IngestFileState, number> {
     const out: Record<IngestFileState, number> = { pending: 0, done: 0, skipped: 0, failed: 0 };
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM ingest_files WHERE run_id = ? GROUP BY state').all(runId) as {
+    const rows = this.prepare('SELECT state, COUNT(*) AS n FROM ingest_files WHERE run_id = ? GROUP BY state').all(runId) as {
       state: IngestFileState;
       n: number;
     }[];
