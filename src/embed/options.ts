@@ -15,6 +15,8 @@ export interface RunnerOptions {
   maxImagePixels: number;
   /** false = no batching (every item runs alone): the baseline of bench:embed. */
   batching?: boolean;
+  /** Text batches: max padded tokens as a fraction of real tokens (see AdaptiveBatcher). Bench/test knob. */
+  maxPaddingRatio?: number;
   log?: Logger;
 }
 

@@ -44,6 +44,7 @@ export class TextRunner {
       maxLatencyMs: opts.maxLatencyMs,
       maxQueue: opts.maxQueue,
       batching: opts.batching,
+      maxPaddingRatio: opts.maxPaddingRatio,
     });
   }
 

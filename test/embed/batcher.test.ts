@@ -22,7 +22,8 @@ function recordingBatcher(opts: Partial<ConstructorParameters<typeof AdaptiveBat
 
 describe('adaptive batcher', () => {
   it('groups concurrent callers up to maxBatchSize and returns each caller its own result', async () => {
-    const { b, batches } = recordingBatcher();
+    // Costs 1..20 differ a lot; this test is about maxBatchSize, so the padding cap is lifted (tested below).
+    const { b, batches } = recordingBatcher({ maxPaddingRatio: Infinity });
     const inputs = Array.from({ length: 20 }, (_, i) => 'x'.repeat(i + 1));
     const out = await Promise.all(inputs.map((x) => b.submit(x)));
     expect(out).toEqual(inputs.map((x) => x.length));
@@ -47,6 +48,18 @@ describe('adaptive batcher', () => {
     // The short texts travelled together, not alongside a 100-token one.
     const withShort = batches.filter((bb) => bb.some((x) => x.length < 10));
     expect(withShort.some((bb) => bb.length >= 8 && bb.every((x) => x.length < 10))).toBe(true);
+  });
+
+  it('caps padding at 15% of the real tokens by default (a padded token costs as much as a real one on CPU)', async () => {
+    const { b, batches } = recordingBatcher({ maxBatchSize: 32 });
+    // 10- and 11-token items may share a batch (+5% padding); a 20-token item may not join them (+60%).
+    const xs = [...Array.from({ length: 6 }, () => 'a'.repeat(10)), ...Array.from({ length: 6 }, () => 'b'.repeat(11)), ...Array.from({ length: 4 }, () => 'c'.repeat(20))];
+    await Promise.all(xs.map((x) => b.submit(x)));
+    for (const batch of batches) {
+      const real = batch.reduce((a, x) => a + x.length, 0);
+      expect(batch.length * Math.max(...batch.map((x) => x.length))).toBeLessThanOrEqual(real * 1.15);
+    }
+    expect(batches.some((bb) => bb.length >= 12)).toBe(true);
   });
 
   it('refuses at once with OverloadError when the queue is full', async () => {
