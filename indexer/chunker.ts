@@ -52,6 +52,14 @@ const MAX_CHARS_PER_TOKEN = 32;
 export function chunkText(text: string, countTokens: TokenCounter, options: ChunkOptions = DEFAULT_CHUNKING): TextChunk[] {
   const { chunkSize, chunkOverlap } = validateChunking(options);
   const count: TokenCounter = (s) => Math.max(countTokens(s), Math.ceil(s.length / MAX_CHARS_PER_TOKEN));
+  const whole = trimSpan(text, 0, text.length);
+  if (!whole) return [];
+  // Most texts in a typical corpus (abstracts, notes, records) fit one chunk: one tokenizer pass instead of one
+  // per sentence. (Profiled on SciFact: per-sentence counting was ~30 % of ingest time.)
+  if (text.length <= chunkSize * MAX_CHARS_PER_TOKEN) {
+    const tokens = count(text.slice(whole[0], whole[1]));
+    if (tokens <= chunkSize) return [{ text: text.slice(whole[0], whole[1]), start: whole[0], end: whole[1], tokens }];
+  }
   const units = toUnits(text, count, chunkSize);
   const chunks: TextChunk[] = [];
   let i = 0;

@@ -105,12 +105,25 @@ export class TextTokenizer {
 
   /** Number of tokens a text would have before truncation (for diagnostics). */
   countTokens(text: string): number {
-    return this.tok.encode(text).ids.length;
+    return this.encodeFull(text).ids.length;
   }
 
+  /**
+   * Recent encodings, by text. Ingestion counts a chunk's tokens to cut it and then embeds the same string;
+   * tokenising is the costliest step of the static model's path, so the second pass is a lookup.
+   */
+  private readonly recent = new Map<string, { ids: number[]; typeIds: number[] | null }>();
+
   private encodeFull(text: string): { ids: number[]; typeIds: number[] | null } {
+    const hit = this.recent.get(text);
+    if (hit) return hit;
     const e = this.tok.encode(text, { return_token_type_ids: this.returnTypeIds });
-    return { ids: e.ids, typeIds: this.returnTypeIds ? (e.token_type_ids ?? e.ids.map(() => 0)) : null };
+    const out = { ids: e.ids, typeIds: this.returnTypeIds ? (e.token_type_ids ?? e.ids.map(() => 0)) : null };
+    if (text.length <= 16_384) {
+      if (this.recent.size >= 256) this.recent.delete(this.recent.keys().next().value!);
+      this.recent.set(text, out);
+    }
+    return out;
   }
 
   private truncate(e: { ids: number[]; typeIds: number[] | null }): TokenizedText {
