@@ -14,7 +14,7 @@ export interface TextChunk {
   text: string;
   start: number;
   end: number;
-  /** Token count, summed over the sentences it holds. */
+  /** Token count, summed over the sentences it holds (each at least one token per 32 characters, see MAX_CHARS_PER_TOKEN). */
   tokens: number;
 }
 

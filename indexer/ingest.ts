@@ -47,6 +47,7 @@ export interface IngestSummary {
   failed: { path: string; reason: string }[];
   /** Files of a type this collection does not take (e.g. images into a text collection). */
   ignored: number;
+  /** Documents removed: those of deleted files (`--prune`) and records gone from a changed json/jsonl/csv file. */
   pruned: number;
   /** Earlier runs that were killed before they finished (this run picked up where they stopped). */
   resumedFrom: number[];
@@ -97,7 +98,7 @@ export async function ingest(t: Trellis, opts: IngestOptions): Promise<IngestSum
     embedSeconds: 0,
     chunksPerSecond: 0,
   };
-  const ctx: FileContext = { t, collection, model, chunking, opts, summary, runId: run.id };
+  const ctx: FileContext = { t, collection, model, chunking, opts, summary, runId: run.id, inFlight: new Map() };
   let done = 0;
   let sinceFlush = 0;
   const flushEvery = opts.flushEvery ?? 200;
@@ -124,7 +125,7 @@ export async function ingest(t: Trellis, opts: IngestOptions): Promise<IngestSum
   };
   try {
     await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
-    if (opts.prune && !opts.signal?.aborted) summary.pruned = await prune(t, collection, roots);
+    if (opts.prune && !opts.signal?.aborted) summary.pruned += await prune(t, collection, roots);
     await t.indexes.save(collection.name);
   } catch (err) {
     t.store.finishIngestRun(run.id, 'failed', counters(summary));
@@ -144,6 +145,9 @@ interface FileContext {
   opts: IngestOptions;
   summary: IngestSummary;
   runId: number;
+  /** Content hashes being written right now (dedupe across files in flight). */
+  inFlight: Map<string, Promise<void>>;
+  records?: { id: string; source: string }[];
 }
 
 async function ingestFile(ctx: FileContext, path: string): Promise<void> {
@@ -168,14 +172,42 @@ async function ingestFile(ctx: FileContext, path: string): Promise<void> {
       summary.skipped++;
       continue;
     }
+    // With several files in flight, two copies can both pass the store check before either is written: wait for a
+    // copy of this content that is being written, then look again (no await between the look and the claim).
+    for (let w = ctx.inFlight.get(hash); w; w = ctx.inFlight.get(hash)) await w;
     const twin = t.store.findDocumentsByHash(collection.name, hash).find((d) => d.source !== source);
     if (twin) {
       summary.duplicates++;
+      // A changed file whose new content is a copy of another file's: its old content must not stay searchable.
+      const stale = t.store.findDocumentBySource(collection.name, source);
+      if (stale) await t.indexes.deleteDocuments(collection.name, [stale.id]);
       continue;
     }
-    chunks += await writeDocument(ctx, doc, source, hash, mtime, type);
+    const write = writeDocument(ctx, doc, source, hash, mtime, type);
+    const settled = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    ctx.inFlight.set(hash, settled);
+    try {
+      chunks += await write;
+    } finally {
+      if (ctx.inFlight.get(hash) === settled) ctx.inFlight.delete(hash);
+    }
+  }
+  if (!single) {
+    // Records that were in an earlier version of this file but are gone from it now.
+    const keep = new Set(docs.map((d) => `${path}#${d.key}`));
+    const stale = recordSources(ctx).filter((r) => r.source.startsWith(`${path}#`) && !keep.has(r.source));
+    if (stale.length) summary.pruned += (await t.indexes.deleteDocuments(collection.name, stale.map((r) => r.id))).documents.length;
   }
   t.store.setIngestFileState(ctx.runId, path, 'done', { contentHash: fileHash, documentId: single ? path : undefined, chunks });
+}
+
+/** Sources of the records (json/jsonl/csv documents) stored when the run started, read once. */
+function recordSources(ctx: FileContext): { id: string; source: string }[] {
+  ctx.records ??= ctx.t.store.listSources(ctx.collection.name).filter((r) => r.source.includes('#'));
+  return ctx.records;
 }
 
 async function writeDocument(ctx: FileContext, doc: LoadedDocument, source: string, hash: string, mtime: number, type: string): Promise<number> {

@@ -13,6 +13,7 @@ import { createCollection } from '../../src/cli/collections.ts';
 import { openTrellis } from '../../src/context.ts';
 import { createLocalIndex } from '../../src/index/index.ts';
 import { retrieve } from '../../src/rag/retrieve.ts';
+import { makeMiniLmShaped } from '../embed/make-models.ts';
 import { evaluateRun, type Qrels, type RunMetrics } from './metrics.ts';
 
 interface Flags {
@@ -23,6 +24,7 @@ interface Flags {
   queries?: number;
   keep?: boolean;
   tuneQueries: number;
+  model?: string;
 }
 
 const program = new Command('bench:retrieval')
@@ -32,6 +34,7 @@ const program = new Command('bench:retrieval')
   .option('--chunk-size <tokens>', 'chunk size for ingestion', (v) => Number(v), 512)
   .option('--queries <n>', 'use only the first n test queries', (v) => Number(v))
   .option('--keep', 'keep the temporary TRELLIS_HOME')
+  .option('--model <name>', 'embed with this model instead of the shipped default: "minilm-shaped" generates a random-weight MiniLM-shaped model (throughput only: its quality is meaningless), or a model folder to import')
   .option('--tune-queries <n>', 'train queries used to choose the hybrid fusion weights', (v) => Number(v), 200)
   .parse();
 const flags = program.opts<Flags>();
@@ -61,7 +64,12 @@ try {
   writeFileSync(join(corpusDir, 'corpus.jsonl'), rows.map((r) => JSON.stringify({ id: r._id, text: r.title ? `${r.title}\n\n${r.text}` : r.text })).join('\n'));
 
   const collection = 'bench';
-  await createCollection(t, collection, {});
+  let modelTag: string | undefined;
+  if (flags.model) {
+    const dir = flags.model === 'minilm-shaped' ? await makeMiniLmShaped() : resolve(flags.model);
+    modelTag = (await t.embed.registry.importDir(dir, { name: basename(dir).replace(/[^A-Za-z0-9_-]/g, '-') })).tag;
+  }
+  await createCollection(t, collection, { model: modelTag });
   process.stderr.write(`ingesting ${rows.length} documents from ${name}...\n`);
   let lastPct = -1;
   const summary = await ingest(t, {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ingest, type IngestSummary } from '../../indexer/ingest.ts';
@@ -39,6 +41,8 @@ export function registerIngestCommand(program: Command): void {
     .description('ingest files: unchanged files are skipped, changed ones replaced; a killed run resumes when rerun')
     .action(async (paths: string[], o: IngestFlags) =>
       withTrellis(program, async (t) => {
+        // Refuse a missing path before creating a collection for it.
+        for (const p of paths) if (!existsSync(p)) throw new Error(`path ${resolve(p)} does not exist`);
         if (!t.store.getCollection(o.collection)) {
           const c = await createCollection(t, o.collection, { model: o.model, kind: o.kind });
           console.error(`created collection ${c.name} (${c.kind}, model ${c.model}, dim ${c.dim})`);
