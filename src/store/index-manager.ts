@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors.ts';
 import { LabelSet } from '../engine/label-set.ts';
 import type { KernelChoice } from '../engine/types.ts';
-import { LocalVectorIndex, createLocalIndex, loadLocalIndex } from '../index/index.ts';
+import { LocalVectorIndex, createIndex, createLocalIndex, loadLocalIndex } from '../index/index.ts';
+import type { PineconeConfig, PineconeIndex } from '../index/pinecone.ts';
 import type { LocalIndex, VectorIndex } from '../index/types.ts';
 import { StoreError } from './errors.ts';
 import { parseFilter } from './filter.ts';
@@ -21,6 +22,8 @@ export interface IndexManagerOptions {
   kernels?: KernelChoice;
   /** Vectors per batch when rebuilding from the store. Default 2048. */
   batchSize?: number;
+  /** Where `pinecone` collections live (host, key; default from PINECONE_INDEX_HOST / PINECONE_API_KEY). */
+  pinecone?: Omit<PineconeConfig, 'namespace'>;
 }
 
 /** What `trellis collections stats` prints. `indexed` is the live vector count of the collection's index. */
@@ -73,6 +76,8 @@ interface Entry {
   collection: Collection;
   index: VectorIndex;
   local?: LocalIndex;
+  /** Set for `pinecone` collections: vectors carry their chunk metadata, and filters go to Pinecone as they are. */
+  remote?: PineconeIndex;
   dirty: boolean;
 }
 
@@ -123,6 +128,7 @@ export class IndexManager {
   async deleteCollection(name: string): Promise<boolean> {
     const c = this.store.getCollection(name);
     if (!c) return false;
+    if (c.backend === 'pinecone') await (await this.open(name)).remote!.clear();
     const path = this.indexPath(c);
     this.entries.delete(name);
     const gone = this.store.deleteCollection(name);
@@ -161,6 +167,7 @@ export class IndexManager {
   }
 
   private async load(c: Collection): Promise<Entry> {
+    if (c.backend === 'pinecone') return this.loadRemote(c);
     const path = this.indexPath(c);
     let local: LocalIndex | undefined;
     let reason: string | undefined;
@@ -197,6 +204,30 @@ export class IndexManager {
       await this.saveEntry(entry);
     }
     return entry;
+  }
+
+  /**
+   * A Pinecone collection: one namespace named after the collection, in the index at `pinecone.indexHost`. The store
+   * still holds every vector, so a namespace whose count disagrees with the store (a crash between the two writes,
+   * or someone else's writes) is cleared and re-upserted from the store, with a log line.
+   */
+  private async loadRemote(c: Collection): Promise<Entry> {
+    const remote = (await createIndex('pinecone', { dim: c.dim, metric: c.metric, namespace: c.name, ...this.opts.pinecone })) as PineconeIndex;
+    const entry: Entry = { collection: c, index: remote, remote, dirty: false };
+    const stored = this.store.counts(c.name).chunks;
+    const held = (await remote.stats()).count;
+    if (held !== stored) {
+      this.log(`trellis: Pinecone namespace "${c.name}" holds ${held} vectors and the store ${stored}; re-upserting the namespace from the store`);
+      await remote.clear();
+      for (const batch of this.store.iterateVectors(c.name, { batchSize: this.opts.batchSize ?? 2048 })) {
+        await remote.add(batch.labels, batch.vectors, { metadata: this.metadataOf(c.name, batch.labels) });
+      }
+    }
+    return entry;
+  }
+
+  private metadataOf(collection: string, labels: ArrayLike<number>): Record<string, unknown>[] {
+    return this.store.getChunksByLabels(collection, labels).map((ch) => ch?.metadata ?? {});
   }
 
   /** Builds a fresh index of the collection from the stored vectors, streaming them in batches. */
@@ -313,7 +344,8 @@ export class IndexManager {
       const gone: number[] = [];
       for (const l of removed) if (await e.index.has(l)) gone.push(l);
       if (gone.length) await e.index.delete(gone);
-      if (added.length) await e.index.add(added, vectors);
+      if (added.length && e.remote) await e.remote.add(added, vectors, { metadata: this.metadataOf(e.collection.name, added) });
+      else if (added.length) await e.index.add(added, vectors);
       e.dirty = true;
     } catch (err) {
       // The store has committed; bring the index back in line with it rather than fail a write that happened.
@@ -335,10 +367,23 @@ export class IndexManager {
     const e = await this.open(collection);
     const c = e.collection;
     const f = parseFilter(opts.filter);
+    if (e.remote) return this.remoteSearch(e, vector, k, f.matchesAll ? undefined : (f.source as Record<string, unknown>));
     const allow = f.matchesAll ? undefined : this.store.allowSet(collection, f);
     if (k === 0 || (allow && allow.size === 0) || e.index.size === 0) return [];
     const res = await e.index.search(vector, k, { efSearch: opts.efSearch ?? this.store.requireCollection(c.name).efSearch, filter: allow });
     const chunks = this.store.getChunksByLabels(collection, res.labels);
+    const hits: SearchHit[] = [];
+    chunks.forEach((chunk, i) => {
+      if (chunk) hits.push({ label: chunk.label, chunkId: chunk.id, documentId: chunk.documentId, distance: res.distances[i], chunk });
+    });
+    return hits;
+  }
+
+  /** Pinecone evaluates the filter itself, on the chunk metadata stored with each vector: passed through unchanged. */
+  private async remoteSearch(e: Entry, vector: ArrayLike<number>, k: number, metadataFilter: Record<string, unknown> | undefined): Promise<SearchHit[]> {
+    if (k === 0) return [];
+    const res = await e.remote!.search(vector, k, { metadataFilter });
+    const chunks = this.store.getChunksByLabels(e.collection.name, res.labels);
     const hits: SearchHit[] = [];
     chunks.forEach((chunk, i) => {
       if (chunk) hits.push({ label: chunk.label, chunkId: chunk.id, documentId: chunk.documentId, distance: res.distances[i], chunk });

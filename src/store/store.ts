@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { DEFAULTS } from '../config.ts';
 import { LabelSet } from '../engine/index.ts';
 import { METRICS, type Metric } from '../engine/types.ts';
-import { BACKENDS, type BackendName } from '../index/types.ts';
+import { ALL_BACKENDS, type BackendName } from '../index/types.ts';
 import { StoreError } from './errors.ts';
 import { type Filter, type Metadata, normalizeMetadata, parseFilter } from './filter.ts';
 import { type KeywordMatch, toFtsQuery } from './fts.ts';
@@ -418,7 +418,7 @@ export class Store {
     const metric = input.metric ?? 'cosine';
     if (!METRICS.includes(metric)) throw new StoreError('INVALID_ARGUMENT', `collection ${name}: metric must be one of ${METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
     const backend = input.backend ?? 'trellis';
-    if (!BACKENDS.includes(backend)) throw new StoreError('INVALID_ARGUMENT', `collection ${name}: backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`);
+    if (!ALL_BACKENDS.includes(backend)) throw new StoreError('INVALID_ARGUMENT', `collection ${name}: backend must be one of ${ALL_BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`);
     const m = input.m ?? this.hnswDefaults.m;
     const efConstruction = input.efConstruction ?? this.hnswDefaults.efConstruction;
     const efSearch = input.efSearch ?? this.hnswDefaults.efSearch;
