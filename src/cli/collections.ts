@@ -27,7 +27,7 @@ export function registerCollectionsCommands(program: Command): void {
     .option('--m <n>', 'HNSW links per node', parseIntOption('--m', 2))
     .option('--ef-construction <n>', 'HNSW build beam width', parseIntOption('--ef-construction', 1))
     .option('--ef-search <n>', 'default HNSW search beam width', parseIntOption('--ef-search', 1))
-    .option('--backend <name>', 'trellis | hnswlib | flat', 'trellis')
+    .option('--backend <name>', 'trellis | hnswlib | flat | pinecone (PINECONE_INDEX_HOST, PINECONE_API_KEY)', 'trellis')
     .description('create an empty collection; the dimension comes from the model')
     .action(async (name: string, o: CreateFlags) =>
       withTrellis(program, async (t) => {
