@@ -24,12 +24,32 @@ export interface TrellisConfig {
     /** Images with more pixels than this are refused from their header, before being decoded. */
     maxImagePixels: number;
   };
+  /** The ask pipeline (src/rag, docs/rag.md). */
+  rag: RagConfig;
+}
+
+/** Generation settings. The API key is best given by environment (TRELLIS_LLM_API_KEY), not in config.json. */
+export interface RagConfig {
+  /** `extractive` (default, offline), `openai-compatible` (vLLM, Ollama, llama.cpp server), `local` (not installed). */
+  provider: string;
+  /** OpenAI-compatible server, up to and including `/v1`, e.g. `http://127.0.0.1:8000/v1`. */
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  /** Time allowed for the server to answer, and for each streamed chunk to follow the previous one. */
+  timeoutMs: number;
+  /** Budget for the numbered sources given to the generator, in the collection model's tokens. */
+  maxContextTokens: number;
+  temperature: number;
+  safety: { enabled: boolean; threshold: number };
+  rerank: { enabled: boolean };
 }
 
 export type ConfigOverrides = {
   home?: string;
   hnsw?: Partial<TrellisConfig['hnsw']>;
   embed?: Partial<TrellisConfig['embed']>;
+  rag?: Partial<Omit<RagConfig, 'safety' | 'rerank'>> & { safety?: Partial<RagConfig['safety']>; rerank?: Partial<RagConfig['rerank']> };
 };
 
 export const DEFAULTS: TrellisConfig = {
@@ -46,6 +66,16 @@ export const DEFAULTS: TrellisConfig = {
     maxTextBytes: 256 * 1024,
     maxImagePixels: 50_000_000,
   },
+  rag: {
+    provider: 'extractive',
+    baseUrl: 'http://127.0.0.1:8000/v1',
+    model: 'default',
+    timeoutMs: 60_000,
+    maxContextTokens: 1500,
+    temperature: 0.1,
+    safety: { enabled: false, threshold: 0.8 },
+    rerank: { enabled: false },
+  },
 };
 
 function merge(base: TrellisConfig, over: ConfigOverrides): TrellisConfig {
@@ -53,6 +83,17 @@ function merge(base: TrellisConfig, over: ConfigOverrides): TrellisConfig {
     home: over.home ?? base.home,
     hnsw: { ...base.hnsw, ...stripUndefined(over.hnsw ?? {}) },
     embed: { ...base.embed, ...stripUndefined(over.embed ?? {}) },
+    rag: mergeRag(base.rag, over.rag),
+  };
+}
+
+function mergeRag(base: RagConfig, over: ConfigOverrides['rag'] = {}): RagConfig {
+  const { safety, rerank, ...rest } = over;
+  return {
+    ...base,
+    ...stripUndefined(rest),
+    safety: { ...base.safety, ...stripUndefined(safety ?? {}) },
+    rerank: { ...base.rerank, ...stripUndefined(rerank ?? {}) },
   };
 }
 
@@ -79,6 +120,13 @@ function fromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     embed: {
       executionProviders: env.TRELLIS_EXECUTION_PROVIDERS ? env.TRELLIS_EXECUTION_PROVIDERS.split(',').map((s) => s.trim()) : undefined,
       intraOpThreads: intFromEnv(env, 'TRELLIS_INTRA_OP_THREADS'),
+    },
+    rag: {
+      provider: env.TRELLIS_LLM_PROVIDER || undefined,
+      baseUrl: env.TRELLIS_LLM_BASE_URL || undefined,
+      model: env.TRELLIS_LLM_MODEL || undefined,
+      apiKey: env.TRELLIS_LLM_API_KEY || undefined,
+      timeoutMs: intFromEnv(env, 'TRELLIS_LLM_TIMEOUT_MS'),
     },
   };
 }
