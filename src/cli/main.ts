@@ -1,9 +1,12 @@
 import { Command, CommanderError } from 'commander';
+import { registerAskCommand } from './ask.ts';
 import { registerCollectionsCommands } from './collections.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerIngestCommand } from './ingest.ts';
+import { registerJobsCommands } from './jobs.ts';
 import { registerModelsCommands } from './models.ts';
 import { registerSearchCommand } from './search.ts';
+import { registerTokensCommands } from './tokens.ts';
 
 /** Builds the `trellis` command tree. Each layer registers its own subcommands; this file only wires them. */
 export function buildProgram(): Command {
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
   registerCollectionsCommands(program);
   registerIngestCommand(program);
   registerSearchCommand(program);
+  registerAskCommand(program);
+  registerTokensCommands(program);
+  registerJobsCommands(program);
   return program;
 }
 

@@ -13,3 +13,4 @@ export { MIGRATIONS, LATEST_VERSION, migrate, currentVersion } from './migration
 export type { Migration } from './migrations.ts';
 export { IndexManager } from './index-manager.ts';
 export type { CollectionStats, IndexManagerOptions, Logger, SearchHit, SearchMode, SearchRequest, VectorSearchOptions } from './index-manager.ts';
+export * from './tokens.ts';

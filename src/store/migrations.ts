@@ -96,6 +96,44 @@ CREATE TABLE ingest_files (
 CREATE INDEX ingest_files_state ON ingest_files (run_id, state);
 `,
   },
+  {
+    version: 2,
+    name: 'jobs and API tokens',
+    sql: `
+CREATE TABLE jobs (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  kind             TEXT NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  params           TEXT NOT NULL DEFAULT '{}',
+  progress         TEXT,
+  result           TEXT,
+  error            TEXT,
+  attempts         INTEGER NOT NULL DEFAULT 1,
+  restarts         INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  owner            TEXT,
+  created_at       TEXT NOT NULL,
+  started_at       TEXT,
+  finished_at      TEXT,
+  updated_at       TEXT NOT NULL
+);
+CREATE INDEX jobs_state ON jobs (state, seq);
+
+CREATE TABLE api_tokens (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  scope        TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+  hash         TEXT NOT NULL UNIQUE,
+  prefix       TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  expires_at   TEXT,
+  revoked_at   TEXT,
+  last_used_at TEXT
+);
+CREATE UNIQUE INDEX api_tokens_active_name ON api_tokens (name) WHERE revoked_at IS NULL;
+`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
