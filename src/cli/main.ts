@@ -6,6 +6,7 @@ import { registerIngestCommand } from './ingest.ts';
 import { registerJobsCommands } from './jobs.ts';
 import { registerModelsCommands } from './models.ts';
 import { registerSearchCommand } from './search.ts';
+import { registerServeCommand } from './serve.ts';
 import { registerTokensCommands } from './tokens.ts';
 
 /** Builds the `trellis` command tree. Each layer registers its own subcommands; this file only wires them. */
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerSearchCommand(program);
   registerAskCommand(program);
+  registerServeCommand(program);
   registerTokensCommands(program);
   registerJobsCommands(program);
   return program;
