@@ -17,7 +17,7 @@ interface WasmExports {
     q: number, vectors: number, dim: number, metricIp: number,
     links: number, stride0: number, state: number, visited: number, stamp: number,
     cand: number, res: number, io: number, nEntries: number, ef: number,
-    filter: number, check: number, budget: number,
+    filter: number, check: number, budget: number, pending: number,
   ): number;
   searchLayer0Filtered(
     q: number, vectors: number, dim: number, metricIp: number,
@@ -237,7 +237,7 @@ export class VectorArena {
           qFloat * 4, this.vectorsOff, this.dim, this.metricIp,
           L.linksOff, this.stride0, L.stateOff, L.visitedOff, ++this.wasmStamp,
           L.candOff, L.resOff, L.ioOff, nEntries, Math.min(ef, this.capacity + 8),
-          filterAddr, check ? 1 : 0, wasmBudget,
+          filterAddr, check ? 1 : 0, wasmBudget, this.idsOff,
         );
     for (let i = 0; i < n; i++) {
       ids[i] = u32[io + 2 * i];

@@ -194,8 +194,9 @@ export function searchLayer0(
   q: usize, vectors: usize, dim: i32, metricIp: i32,
   links: usize, stride0: i32, state: usize, visited: usize, stamp: u32,
   cand: usize, res: usize, io: usize, nEntries: i32, ef: i32,
-  filter: usize, check: i32, budget: i32,
+  filter: usize, check: i32, budget: i32, pending: usize,
 ): i32 {
+  let touch: u32 = 0;
   const rowBytes = <usize>(dim << 2);
   const listBytes = <usize>(stride0 << 2);
   let candSize: i32 = 0;
@@ -217,11 +218,20 @@ export function searchLayer0(
     minPop(cand, candSize--);
     const list = links + <usize>c * listBytes;
     const cnt = <i32>load<u32>(list);
+    // Collect the unvisited neighbours first and touch each row once, so that their cache misses overlap
+    // instead of being paid one after another (WebAssembly has no prefetch instruction).
+    let m: i32 = 0;
     for (let j: i32 = 1; j <= cnt; j++) {
       const e = load<u32>(list + (<usize>j << 2));
       const vp = visited + (<usize>e << 2);
       if (load<u32>(vp) == stamp) continue;
       store<u32>(vp, stamp);
+      store<u32>(pending + (<usize>m << 2), e);
+      touch ^= load<u32>(vectors + <usize>e * rowBytes);
+      m++;
+    }
+    for (let j: i32 = 0; j < m; j++) {
+      const e = load<u32>(pending + (<usize>j << 2));
       const row = vectors + <usize>e * rowBytes;
       const d: f32 = metricIp != 0 ? <f32>1.0 - dotAt(q, row, dim) : l2At(q, row, dim);
       scored++;
@@ -240,6 +250,7 @@ export function searchLayer0(
     setPair(io, i, pairId(res, 0), pairDist(res, 0));
     maxPop(res, resSize--);
   }
+  store<u32>(pending, touch); // keeps the touching loads alive
   return n;
 }
 
