@@ -1,18 +1,9 @@
+import { Rng } from '../../src/engine/rng.ts';
 import type { Metric } from '../../src/engine/types.ts';
 
 /** mulberry32 with a cached Box-Muller spare: seedable uniforms and standard normals. */
-export class SeededRng {
-  private state: number;
+export class SeededRng extends Rng {
   private spare: number | null = null;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
   /** Integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);

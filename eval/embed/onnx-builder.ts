@@ -4,6 +4,7 @@
  * below (field numbers as in onnx/onnx.proto3). Only the benchmark uses it; nothing is committed.
  */
 import protobuf from 'protobufjs';
+import { mulberry32 } from '../../src/engine/rng.ts';
 
 const ONNX_SUBSET = `
 syntax = "proto2";
@@ -27,17 +28,8 @@ export const INT64 = 7;
 
 type Attr = number | number[] | { floats: number[] } | { tensor: { dims: number[]; type: number; raw: Uint8Array } };
 
-/** Deterministic PRNG (mulberry32) so generated weights are reproducible run to run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the engine's mulberry32, so every seeded sequence in the project is the same generator. */
+export const rng = mulberry32;
 
 export class GraphBuilder {
   private readonly nodes: object[] = [];

@@ -20,3 +20,9 @@ export class Rng {
     this.state = s >>> 0;
   }
 }
+
+/** The same generator as a plain function of no arguments, for code that wants `() => number`. */
+export function mulberry32(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.next();
+}

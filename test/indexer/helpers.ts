@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
@@ -6,6 +6,7 @@ import { tokenCounter } from '../../indexer/ingest.ts';
 import { DEFAULTS } from '../../src/config.ts';
 import { openTrellis, type Trellis } from '../../src/context.ts';
 import { EmbeddingService } from '../../src/embed/index.ts';
+import { mulberry32 } from '../../src/engine/rng.ts';
 
 export const SHARED = resolve(process.cwd(), '../shared');
 export const COCO = join(SHARED, 'data/coco-mini');
@@ -40,25 +41,10 @@ export async function realCounter(): Promise<{ count: (s: string) => number; clo
   return { count: tokenCounter(model), close: () => svc.close() };
 }
 
-export function cocoImages(n: number): string[] {
-  return readdirSync(join(COCO, 'train2017'))
-    .filter((f) => f.endsWith('.jpg'))
-    .sort()
-    .slice(0, n)
-    .map((f) => join(COCO, 'train2017', f));
-}
+export { cocoImages } from '../embed/helpers.ts';
 
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the engine's mulberry32, so every seeded sequence in the project is the same generator. */
+export const rng = mulberry32;
 
 const WORDS = 'garden tomato river mountain engine silver quantum harbor violin desert lantern orbit maple cobalt falcon meadow prism saddle tundra velvet'.split(' ');
 
